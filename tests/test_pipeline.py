@@ -63,6 +63,9 @@ def test_whole_loop_on_a_tiny_model_runs_resumes_and_reports(tmp_path: Path, tin
         if step["status"] == "skipped":
             assert step["why"]
     assert steps["eval_base"]["status"] == steps["eval_aligned"]["status"] == "done"
+    # no judge model given: the shipped classifiers label stage 2, so DPO gets pairs even from a random model
+    assert steps["label"]["judge"].endswith("(classifier)") and steps["label"]["preferences"] > 0
+    assert steps["dpo"]["status"] == "done"
     out = tmp_path / "run"
     metrics = json.loads((out / "metrics.json").read_text())
     assert {"base", "aligned", "comparison", "steps"} <= set(metrics)

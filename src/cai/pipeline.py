@@ -6,6 +6,9 @@ sub-directory; ``steps.json`` records finished steps, so rerunning an interrupte
 from the first unfinished step (and that step's job resumes its own work). Prompts are split once into a
 training part (stage 1 and 2) and a held-out part (evaluation), so the aligned model is never evaluated
 on prompts it was trained on.
+
+Stage 2 is judged by ``judge_model`` when one is set; otherwise by the shipped classifiers
+(``cai.feedback.classifier_judge``), because the embedded model's own comparisons carry no signal.
 """
 
 from __future__ import annotations
@@ -56,8 +59,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         },
         "eval": {"limit": 16, "generation": {"max_new_tokens": 96}},
     },
+    # "full" is sized to finish within an hour on 2 CPU cores (measured step times: README, "Speed")
     "full": {
-        "critique": {"limit": 128, "helpful_limit": 128},
+        "critique": {"limit": 64, "helpful_limit": 64, "stage1": {"revisions": 2}},
         "sft": {"optim": {"epochs": 2}},
         "label": {"limit": 64, "helpful_limit": 64},
         "dpo": {"optim": {"epochs": 1}},
@@ -74,6 +78,11 @@ class PipelineConfig(BaseModel):
 
     model: str = "default"
     constitution: str = "default"
+    judge_model: str | None = Field(
+        None,
+        description="stage-2 judge; None: the shipped classifiers compare the answers (the embedded 135M "
+        "model prefers whichever answer it is shown first, so its own labels are all near-ties)",
+    )
     profile: str = Field("full", description="quick | full: defaults for every step")
     out: str = "runs/cai"
     cache: str = "auto"
@@ -233,7 +242,8 @@ class Pipeline:
             _merge(
                 {
                     "model": self._policy(state),
-                    "judge_model": self.config.model,
+                    "judge_model": self.config.judge_model or self.config.model,
+                    "judge": {"method": "auto" if self.config.judge_model else "classifier"},
                     "constitution": self.config.constitution,
                     "prompts": splits["redteam_train"],
                     "helpful_prompts": splits["benign_train"],
@@ -248,7 +258,9 @@ class Pipeline:
         result = run_label_job(job, progress=self.progress)
         return {
             "status": "done",
+            "judge": f"{result['judge_model']} ({result['judge_method']})",
             "preferences": result.get("preferences", 0),
+            "by_source": result.get("by_source", {}),
             "position_consistency": result.get("position_consistency"),
         }
 

@@ -58,7 +58,10 @@ def label(
     ] = None,
     judge_method: Annotated[
         str | None,
-        typer.Option(help="auto | logprobs | cot (auto: log-probabilities when the judge model gives them)."),
+        typer.Option(
+            help="auto | logprobs | cot | classifier (auto: log-probabilities when the judge model gives "
+            "them; classifier: the shipped harm/refusal classifiers score each response, no judge model)."
+        ),
     ] = None,
     swap: Annotated[
         bool | None,
@@ -88,10 +91,12 @@ def label(
     Each prompt is answered several times; pairs of different answers are judged under principles
     sampled from the constitution (harmlessness for red-team prompts, helpfulness for benign ones), in
     both orders to cancel position bias. Soft labels come from answer log-probabilities where the judge
-    model gives them, else from a short chain of thought (clamped). Near-ties and unreadable answers are
-    dropped and counted. Stage-1 revisions and your own pairs can be added; the two kinds are mixed at
-    --helpful-ratio. Writes preferences.jsonl, preferences_dataset/ (HF datasets, TRL format),
-    label_log.jsonl and summary.json into --out. Interrupted runs resume.
+    model gives them, else from a short chain of thought (clamped); --judge-method classifier compares
+    the shipped classifiers' scores instead (harm or compliance for red-team prompts, refusal for benign
+    ones). Near-ties and unreadable answers are dropped and counted. Stage-1 revisions and your own
+    pairs can be added; the two kinds are mixed at --helpful-ratio. Writes preferences.jsonl,
+    preferences_dataset/ (HF datasets, TRL format), label_log.jsonl and summary.json into --out.
+    Interrupted runs resume.
     """
     setup_logging(verbose)
     with user_errors():

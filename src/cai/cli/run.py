@@ -18,6 +18,13 @@ def run(
     ] = None,
     model: Annotated[str | None, typer.Option(help="Model to align: default | hf:PATH | gguf:PATH")] = None,
     constitution: Annotated[str | None, typer.Option(help="Bundled name ('default') or a YAML file.")] = None,
+    judge_model: Annotated[
+        str | None,
+        typer.Option(
+            help="Stage-2 judge model (e.g. openai:NAME@URL). Default: the shipped classifiers judge, "
+            "because the embedded 135M model cannot compare answers (it always picks the first shown)."
+        ),
+    ] = None,
     quick: Annotated[bool, typer.Option("--quick", help="Small profile: minutes on a laptop CPU.")] = False,
     out: Annotated[str | None, typer.Option(help="Run directory (rerun the same command to resume).")] = None,
     cache: Annotated[str | None, typer.Option(help="Call cache: 'auto', 'none' or a SQLite path.")] = None,
@@ -31,6 +38,8 @@ def run(
     Writes critique/, sft/, label/, dpo/, eval-base/, eval-aligned/, metrics.json and report.html (base
     vs aligned) into --out; steps.json records finished steps so an interrupted run continues where it
     stopped. A config's step sections (critique, sft, label, dpo, eval) override each step's settings.
+    Stage 2 is labelled by --judge-model when given, else by the shipped harm/refusal classifiers; the
+    evaluation uses the same classifiers, so its numbers share their blind spots.
     """
     from cai.pipeline import Pipeline, PipelineConfig
 
@@ -39,6 +48,7 @@ def run(
         overrides = {
             "model": model,
             "constitution": constitution,
+            "judge_model": judge_model,
             "out": out,
             "cache": cache,
             "seed": seed,

@@ -44,7 +44,7 @@ class PreferenceRow(BaseModel):
     p_chosen: float | None = Field(None, ge=0.5, le=1.0)
     position_consistent: bool | None = None
     judge_model: str | None = None
-    judge_method: Literal["logprobs", "cot"] | None = None
+    judge_method: Literal["logprobs", "cot", "classifier"] | None = None
     policy_model: str | None = None
     constitution: str | None = None
     constitution_hash: str | None = None

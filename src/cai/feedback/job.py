@@ -21,11 +21,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cai.constitution import load_constitution
+from cai.constitution import Principle, load_constitution
 from cai.critique.job import open_cache
 from cai.data import load_prompts, write_jsonl
 from cai.engine import Engine, RunStore
-from cai.feedback.dataset import PreferenceRow, write_preferences
+from cai.feedback.classifier_judge import ClassifierJudge, classifier_identity
+from cai.feedback.dataset import Objective, PreferenceRow, write_preferences
 from cai.feedback.judge import Judge, JudgeConfig, judge_pool, resolve_method
 from cai.feedback.mix import mix_preferences
 from cai.feedback.pairs import PairConfig
@@ -33,6 +34,7 @@ from cai.feedback.pipeline import (
     HARMLESS_STEP,
     HELPFUL_STEP,
     Labeller,
+    PairJudge,
     Provenance,
     StepRun,
     judged_preferences,
@@ -135,10 +137,15 @@ def run_label_job(
         else []
     )
     policy = model if model is not None else load_model(job.model)
-    if judge_model is None:
-        same = job.judge_model is None or job.judge_model == job.model
-        judge_model = policy if same else load_model(job.judge_model or job.model)
-    method = resolve_method(job.judge, judge_model)
+    classifier = job.judge.method == "classifier"
+    if classifier:
+        judge_identity = classifier_identity()
+    else:
+        if judge_model is None:
+            same = job.judge_model is None or job.judge_model == job.model
+            judge_model = policy if same else load_model(job.judge_model or job.model)
+        judge_identity = judge_model.identity
+    method = "classifier" if judge_model is None or classifier else resolve_method(job.judge, judge_model)
     _check_margin(job, method)
 
     if overwrite and out.exists():
@@ -148,7 +155,7 @@ def run_label_job(
     fingerprint = content_hash(
         {
             "model": policy.identity,
-            "judge_model": judge_model.identity,
+            "judge_model": judge_identity,
             "method": method,
             "constitution": constitution.hash,
             "pairs": job.pairs.model_dump(mode="json"),
@@ -174,17 +181,25 @@ def run_label_job(
     runs: dict[str, StepRun] = {}
     scorer = None
     try:
-        harm_judge = Judge(judge_model, engine, harmless_pool, job.judge, job.seed)
-        scorer = harm_judge.scorer
-        runs[HARMLESS_STEP] = labeller.run(HARMLESS_STEP, "harmlessness", harmful, harm_judge)
-        if helpful:
-            help_judge = Judge(judge_model, engine, helpful_pool, job.judge, job.seed, scorer)
-            runs[HELPFUL_STEP] = labeller.run(HELPFUL_STEP, "helpfulness", helpful, help_judge)
+        plan: list[tuple[str, Objective, list[PromptRecord], list[Principle]]] = [
+            (HARMLESS_STEP, "harmlessness", harmful, harmless_pool),
+            (HELPFUL_STEP, "helpfulness", helpful, helpful_pool),
+        ]
+        for step, objective, prompts, pool in plan:
+            if not prompts:
+                continue
+            judge: PairJudge
+            if classifier or judge_model is None:
+                judge = ClassifierJudge(objective)
+            else:
+                judge = Judge(judge_model, engine, pool, job.judge, job.seed, scorer)
+                scorer = judge.scorer  # one option scorer (and its statistics) for both steps
+            runs[step] = labeller.run(step, objective, prompts, judge)
         stored = {step: store.rows(step) for step in (HARMLESS_STEP, HELPFUL_STEP)}
     finally:
         store.close()
 
-    provenance = Provenance(policy.identity, judge_model.identity, constitution.name, constitution.hash)
+    provenance = Provenance(policy.identity, judge_identity, constitution.name, constitution.hash)
     judged: dict[str, list[PreferenceRow]] = {}
     for step, rows in stored.items():
         judged[step], _ = judged_preferences(rows, job.margin, provenance)
@@ -203,7 +218,7 @@ def run_label_job(
     stats = engine.stats
     result: dict[str, Any] = {
         "model": policy.identity,
-        "judge_model": judge_model.identity,
+        "judge_model": judge_identity,
         "judge_method": method,
         "constitution": {
             "name": constitution.name,

@@ -41,7 +41,7 @@ __all__ = [
     "resolve_method",
 ]
 
-Method = Literal["logprobs", "cot"]
+Method = Literal["logprobs", "cot", "classifier"]
 ErrorKind = Literal["parse_error", "judge_error"]
 PARSE_ERROR: ErrorKind = "parse_error"
 JUDGE_ERROR: ErrorKind = "judge_error"
@@ -50,11 +50,12 @@ OPTIONS = ("A", "B")
 
 class JudgeConfig(BaseModel):
     """How pairs are judged. ``method``: ``auto`` uses log-probabilities when the judge model can give
-    them, else chain-of-thought."""
+    them, else chain-of-thought; ``classifier`` scores each response with the shipped classifiers and
+    needs no judge model (``cai.feedback.classifier_judge``); the principle options do not apply to it."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    method: Literal["auto", "logprobs", "cot"] = "auto"
+    method: Literal["auto", "logprobs", "cot", "classifier"] = "auto"
     principles_per_comparison: int = Field(2, ge=1, le=32, description="ensemble size per pair")
     harmless_tags: tuple[str, ...] = ("harmlessness",)
     helpful_tags: tuple[str, ...] = ("helpfulness",)
@@ -76,7 +77,8 @@ class JudgeConfig(BaseModel):
 
 class OrderVerdict(BaseModel):
     """One order of one comparison. ``p_a`` is P(option A is better); ``logprobs`` (``None`` for an
-    option the backend did not rank) or ``answer`` (the chain-of-thought text) show where it came from."""
+    option the backend did not rank), ``answer`` (the chain-of-thought text) or ``scores`` (a
+    classifier's score of each response) show where it came from."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -84,6 +86,7 @@ class OrderVerdict(BaseModel):
     p_a: float | None
     logprobs: dict[str, float | None] | None = None
     answer: str | None = None
+    scores: dict[str, float] | None = None
     error: ErrorKind | None = None
     reason: str | None = None
 
@@ -115,6 +118,8 @@ class PairLabel(BaseModel):
 
 def resolve_method(config: JudgeConfig, model: ChatModel) -> Method:
     scores = isinstance(model, ChoiceScoring)
+    if config.method == "classifier":
+        return "classifier"
     if config.method == "auto":
         return "logprobs" if scores else "cot"
     if config.method == "logprobs" and not scores:
@@ -148,6 +153,8 @@ class Judge:
 
     def __post_init__(self) -> None:
         self.method = resolve_method(self.config, self.model)
+        if self.method == "classifier":
+            raise ValueError("a Judge asks a judge model; use ClassifierJudge for method 'classifier'")
         k = self.config.principles_per_comparison
         if k > len(self.pool):
             raise ValueError(

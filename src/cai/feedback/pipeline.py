@@ -16,11 +16,11 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from cai.engine import Engine, RunStore
 from cai.feedback.dataset import Objective, PreferenceRow
-from cai.feedback.judge import Judge, PairLabel
+from cai.feedback.judge import PairLabel
 from cai.feedback.pairs import PairConfig, PromptPairs, ResponsePair, sample_pairs
 from cai.models.base import ChatModel
 from cai.records import PromptRecord, assistant
@@ -29,6 +29,7 @@ __all__ = [
     "HARMLESS_STEP",
     "HELPFUL_STEP",
     "Labeller",
+    "PairJudge",
     "Provenance",
     "StepRun",
     "StepTally",
@@ -43,6 +44,12 @@ HARMLESS_STEP = "harmless"
 HELPFUL_STEP = "helpful"
 NEAR_TIE = "near_tie"
 _EPS = 1e-9  # so that e.g. 0.6 - 0.5 counts as a margin of 0.1
+
+
+class PairJudge(Protocol):
+    """What labels pairs: ``Judge`` (a judge model) or ``ClassifierJudge``."""
+
+    def label(self, pairs: Sequence[ResponsePair]) -> list[PairLabel]: ...
 
 
 @dataclass
@@ -66,7 +73,9 @@ class Labeller:
     seed: int = 0
     chunk_size: int = 32
 
-    def run(self, step: str, objective: Objective, prompts: Sequence[PromptRecord], judge: Judge) -> StepRun:
+    def run(
+        self, step: str, objective: Objective, prompts: Sequence[PromptRecord], judge: PairJudge
+    ) -> StepRun:
         began = time.perf_counter()
         done = self.store.done(step)
         todo = [p for p in prompts if p.id not in done]
