@@ -125,3 +125,44 @@ def test_backends_that_batch_themselves_get_larger_batches() -> None:
     model = SelfBatching(lambda conv, p: "ok")
     Engine(batch_size=4, progress=False).generate(model, convs(*[f"q{i}" for i in range(100)]), PARAMS)
     assert model.batches == [64, 36]
+
+
+def test_option_scores_are_batched_deduplicated_cached_and_kept_apart_from_text() -> None:
+    asked: list[str] = []
+
+    def score(conv: list[dict[str, str]], options: object) -> dict[str, float]:
+        asked.append(conv[-1]["content"])
+        return {"A": -0.1, "B": -2.5} if "x" in conv[-1]["content"] else {"A": -3.0}
+
+    cache = CallCache()
+    model = FakeModel(lambda conv, p: "text", option_logprobs=score)  # type: ignore[arg-type]
+    engine = Engine(cache=cache, batch_size=2, progress=False)
+    out = engine.score_choices(model, convs("x1", "y", "x1", "x2"), ["A", "B"])
+    assert out[0] == out[2] == {"A": -0.1, "B": -2.5}
+    assert out[1] == {"A": -3.0, "B": float("-inf")}  # an option the backend did not rank
+    assert sorted(asked) == ["x1", "x2", "y"]  # the repeated request was scored once
+    assert engine.stats.scoring_requests == 4 and engine.stats.scored == 3
+    again = Engine(cache=cache, progress=False)
+    assert again.score_choices(model, convs("x1", "y", "x2"), ["A", "B"]) == [out[0], out[1], out[3]]
+    assert len(asked) == 3 and again.stats.scoring_cached == 3
+    assert again.stats.scoring_json() == {"requests": 3, "cached": 3, "scored": 0, "seconds": 0.0}
+    # other options are another key; a text request for the same conversation is not served from scores
+    again.score_choices(model, convs("x1"), ["Yes", "No"])
+    assert len(asked) == 4
+    assert again.generate(model, convs("x1"), PARAMS)[0].text == "text"
+
+
+def test_option_scoring_needs_a_scoring_model_and_a_score_per_request() -> None:
+    class TextOnly:
+        identity = "text-only"
+
+    with pytest.raises(TypeError, match="text-only gives no answer-option log-probabilities"):
+        Engine(progress=False).score_choices(TextOnly(), convs("x"), ["A"])  # type: ignore[arg-type]
+
+    class Short(FakeModel):
+        def choice_logprobs(self, conversations, options):  # type: ignore[no-untyped-def]
+            return []
+
+    with pytest.raises(RuntimeError, match="returned 0 scores for 2 requests"):
+        Engine(progress=False).score_choices(Short(), convs("x", "y"), ["A"])
+    assert Engine(progress=False).stats.scoring_json() is None

@@ -193,7 +193,7 @@ def test_settings_applied_at_export_change_freely_but_labelling_settings_do_not(
     assert first["preferences"] == 6 and first["judge_method"] == "logprobs"
     stricter = run_label_job(job.model_copy(update={"margin": 0.35}), progress=False, model=scripted())
     assert stricter["preferences"] == 0 and stricter["pairs_dropped"] == {"near_tie": 6}
-    assert stricter["engine"]["requests"] == 0 and stricter["scoring"]["scored"] == 0
+    assert stricter["engine"]["requests"] == 0 and stricter["scoring"] is None
     assert stricter["warnings"] == ["no preference pairs were kept: see pairs_dropped and label_log.jsonl"]
     changed = job.model_copy(update={"judge": JudgeConfig(principles_per_comparison=2)})
     with pytest.raises(ValueError, match="different settings"):

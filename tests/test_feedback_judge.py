@@ -286,7 +286,7 @@ def test_logprob_scores_are_cached_so_a_rerun_asks_nothing() -> None:
     assert len(asked) == 8
     again = Judge(model, engine, POOL, JudgeConfig(principles_per_comparison=1))
     assert again.label(pairs) == first and len(asked) == 8
-    assert again.scorer is not None and again.scorer.stats.cached == 8
+    assert engine.stats.scoring_cached == 8 and engine.stats.scored == 8
 
 
 class ChatOnly:

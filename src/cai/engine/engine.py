@@ -3,12 +3,16 @@ isolation, progress.
 
 Every pipeline step hands the engine a list of conversations and gets back one ``Completion`` each, in
 order. Finished calls are written to the cache after every batch, so an interrupted run loses at most
-the batch in flight and a rerun is served from the cache.
+the batch in flight and a rerun is served from the cache. Judges that read answer-option
+log-probabilities (``ChoiceScoring`` models) go through ``score_choices``, with the same batching,
+caching and progress.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -16,13 +20,16 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from cai.engine.store import CallCache, call_key
-from cai.models.base import ChatModel, TokenCounting
+from cai.models.base import ChatModel, ChoiceScoring, TokenCounting
 from cai.records import Completion, Conversation, GenerationParams, validate_conversation
 
 log = logging.getLogger(__name__)
 
 TooLong = Literal["skip", "truncate", "error"]
 TRUNCATION_MARK = "\n[…truncated]"
+# Option scores are cached under the model identity plus "#choices:" and the options, with these
+# parameters, so no text request can share their key.
+_CHOICE_PARAMS = GenerationParams(max_new_tokens=1)
 
 
 class PromptTooLong(ValueError):
@@ -40,6 +47,10 @@ class EngineStats:
     completion_tokens: int = 0
     seconds: float = 0.0
     failures: list[str] = field(default_factory=list)
+    scoring_requests: int = 0
+    scoring_cached: int = 0
+    scored: int = 0
+    scoring_seconds: float = 0.0
 
     @property
     def tokens_per_second(self) -> float:
@@ -57,6 +68,17 @@ class EngineStats:
             "completion_tokens": self.completion_tokens,
             "generation_seconds": round(self.seconds, 2),
             "tokens_per_second": round(self.tokens_per_second, 1),
+        }
+
+    def scoring_json(self) -> dict[str, int | float] | None:
+        """Option-scoring counters, or ``None`` when nothing was scored."""
+        if not self.scoring_requests:
+            return None
+        return {
+            "requests": self.scoring_requests,
+            "cached": self.scoring_cached,
+            "scored": self.scored,
+            "seconds": round(self.scoring_seconds, 2),
         }
 
 
@@ -112,6 +134,52 @@ class Engine:
                 results[i] = completion
         assert all(r is not None for r in results)
         return [r for r in results if r is not None]
+
+    def score_choices(
+        self,
+        model: ChatModel,
+        conversations: Sequence[Conversation],
+        options: Sequence[str],
+        *,
+        desc: str = "scoring",
+    ) -> list[dict[str, float]]:
+        """``{option: logprob}`` per conversation (``-inf`` where the backend does not rank an option).
+
+        Identical requests are scored once, batches go to the cache as they finish. Exceptions from the
+        model propagate: a backend that cannot give log-probabilities fails the same way for every
+        request, and the caller should ask for a generated answer instead. A model that is not
+        ``ChoiceScoring`` is a ``TypeError``.
+        """
+        name = model.identity
+        if not isinstance(model, ChoiceScoring):
+            raise TypeError(f"{name} gives no answer-option log-probabilities")
+        scope = f"{name}#choices:{json.dumps(list(options))}"
+        keys = [call_key(scope, list(c), _CHOICE_PARAMS) for c in conversations]
+        self.stats.scoring_requests += len(keys)
+        found = self.cache.get_many(keys) if self.cache is not None else {}
+        results: dict[str, dict[str, float]] = {k: json.loads(found[k].text) for k in keys if k in found}
+        self.stats.scoring_cached += sum(1 for k in keys if k in results)
+        todo = list({k: c for k, c in zip(keys, conversations, strict=True) if k not in results}.items())
+        from tqdm.auto import tqdm
+
+        with tqdm(total=len(todo), desc=desc, unit="call", disable=not self.progress, file=sys.stderr) as bar:
+            for start in range(0, len(todo), self.batch_size):
+                batch = todo[start : start + self.batch_size]
+                began = time.perf_counter()
+                scores = model.choice_logprobs([c for _, c in batch], options)
+                self.stats.scoring_seconds += time.perf_counter() - began
+                if len(scores) != len(batch):
+                    raise RuntimeError(f"{name} returned {len(scores)} scores for {len(batch)} requests")
+                for (key, _), row in zip(batch, scores, strict=True):
+                    results[key] = {o: float(row.get(o, -math.inf)) for o in options}
+                self.stats.scored += len(batch)
+                if self.cache is not None:
+                    self.cache.put_many(
+                        (key, scope, list(conv), _CHOICE_PARAMS, Completion(text=json.dumps(results[key])))
+                        for key, conv in batch
+                    )
+                bar.update(len(batch))
+        return [results[k] for k in keys]
 
     # -- steps -----------------------------------------------------------------------------------
     def _prepare(self, conversation: Conversation) -> tuple[Conversation, Completion | None]:

@@ -105,7 +105,7 @@ class _Judge:
     def _ask(self, conversations: list[Conversation], options: Sequence[str]) -> list[dict[str, float] | str]:
         """Option probabilities when the backend scores options, else the judge's raw answers."""
         if self.use_logprobs and isinstance(self.model, ChoiceScoring):
-            scores = self.model.choice_logprobs(conversations, options)
+            scores = self.engine.score_choices(self.model, conversations, options, desc="judging")
             return [_softmax(s) for s in scores]
         completions = self.engine.generate(self.model, conversations, self.params, desc="judging")
         return [c.text if c.ok else f"\x00{c.error}" for c in completions]

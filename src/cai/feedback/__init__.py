@@ -1,6 +1,7 @@
 """Stage 2 of Constitutional AI (RLAIF): sample response pairs, have an AI judge label them against the
 constitution, add stage-1 revision pairs and helpfulness pairs, and write a TRL preference dataset."""
 
+from cai.feedback.classifier_judge import ClassifierJudge
 from cai.feedback.dataset import PreferenceRow, write_preferences
 from cai.feedback.job import LabelJob, run_label_job
 from cai.feedback.judge import Comparison, Judge, JudgeConfig, OrderVerdict, PairLabel, judge_pool
@@ -9,11 +10,10 @@ from cai.feedback.pairs import PairConfig, PromptPairs, ResponsePair, Sample, ma
 from cai.feedback.parse import ParsedAnswer, parse_answer
 from cai.feedback.pipeline import Labeller, judged_preferences, label_log
 from cai.feedback.revision_pairs import RevisionPairs, revision_pairs
-from cai.feedback.scoring import ChoiceScorer
 from cai.feedback.user_data import load_user_preferences
 
 __all__ = [
-    "ChoiceScorer",
+    "ClassifierJudge",
     "Comparison",
     "Judge",
     "JudgeConfig",

@@ -179,7 +179,6 @@ def run_label_job(
     )
     labeller = Labeller(policy, engine, store, job.pairs, job.seed, job.chunk_size)
     runs: dict[str, StepRun] = {}
-    scorer = None
     try:
         plan: list[tuple[str, Objective, list[PromptRecord], list[Principle]]] = [
             (HARMLESS_STEP, "harmlessness", harmful, harmless_pool),
@@ -192,8 +191,7 @@ def run_label_job(
             if classifier or judge_model is None:
                 judge = ClassifierJudge(objective)
             else:
-                judge = Judge(judge_model, engine, pool, job.judge, job.seed, scorer)
-                scorer = judge.scorer  # one option scorer (and its statistics) for both steps
+                judge = Judge(judge_model, engine, pool, job.judge, job.seed)
             runs[step] = labeller.run(step, objective, prompts, judge)
         stored = {step: store.rows(step) for step in (HARMLESS_STEP, HELPFUL_STEP)}
     finally:
@@ -237,14 +235,7 @@ def run_label_job(
         "mix": mixed.to_json(),
         "margin": job.margin,
         "engine": stats.to_json(),
-        "scoring": None
-        if scorer is None
-        else {
-            "requests": scorer.stats.requests,
-            "cached": scorer.stats.cached,
-            "scored": scorer.stats.scored,
-            "seconds": round(scorer.stats.seconds, 2),
-        },
+        "scoring": stats.scoring_json(),
         "pairs_judged_this_run": judged_now,
         "pairs_per_second": round(judged_now / labelling_seconds, 3) if labelling_seconds else 0.0,
         "warnings": _warnings(mixed.warning, len(mixed.rows)),

@@ -27,7 +27,6 @@ from cai.engine import Engine
 from cai.feedback.pairs import ResponsePair
 from cai.feedback.parse import clamp, parse_answer
 from cai.feedback.prompts import judge_conversation
-from cai.feedback.scoring import ChoiceScorer
 from cai.models.base import ChatModel, ChoiceScoring
 from cai.records import Conversation, GenerationParams
 
@@ -148,7 +147,6 @@ class Judge:
     pool: Sequence[Principle]
     config: JudgeConfig = field(default_factory=lambda: JudgeConfig())
     seed: int = 0
-    scorer: ChoiceScorer | None = None
     method: Method = field(init=False)
 
     def __post_init__(self) -> None:
@@ -160,15 +158,6 @@ class Judge:
             raise ValueError(
                 f"principles_per_comparison={k} but only {len(self.pool)} principles are available "
                 f"({', '.join(p.id for p in self.pool)})"
-            )
-        if self.method == "logprobs" and self.scorer is None:
-            assert isinstance(self.model, ChoiceScoring)
-            self.scorer = ChoiceScorer(
-                self.model,
-                self.model.identity,
-                self.engine.cache,
-                self.engine.batch_size,
-                self.engine.progress,
             )
 
     def principles_for(self, pair: ResponsePair) -> list[Principle]:
@@ -216,8 +205,7 @@ class Judge:
         if not requests:
             return []
         if self.method == "logprobs":
-            assert self.scorer is not None
-            scores = self.scorer.score(requests, OPTIONS)
+            scores = self.engine.score_choices(self.model, requests, OPTIONS, desc="judging")
             return [_from_logprobs(s, pos) for s, pos in zip(scores, positions, strict=True)]
         completions = self.engine.generate(self.model, requests, self.config.cot, desc="judging")
         low, high = self.config.cot_clamp

@@ -1,8 +1,8 @@
 """Stage 2 labelling, prompt by prompt: sample → pair → judge, one stored row per prompt.
 
 Work goes in chunks of prompts; each chunk's rows are committed to the run store, and every model call
-goes through the call cache (text through the engine, option scores through ``ChoiceScorer``). A rerun
-skips finished prompts and gets the calls of a half-done chunk back from the cache.
+goes through the engine's call cache (text and option scores alike). A rerun skips finished prompts
+and gets the calls of a half-done chunk back from the cache.
 
 Stored rows keep everything (samples, pre-judging drops, every comparison), so the dataset, the label
 log and the tallies are all derived from the store, and settings applied afterwards (the margin, the
@@ -35,6 +35,7 @@ __all__ = [
     "StepTally",
     "judged_preferences",
     "label_log",
+    "near_tie",
     "tally",
 ]
 
