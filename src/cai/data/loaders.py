@@ -7,25 +7,29 @@ stopping at the first or skipping bad rows silently.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import re
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from cai.data.rows import DataError, Row, Source, csv_rows, json_list_rows, jsonl_rows, read_text
 from cai.records import PromptRecord, RequestType, RiskCategory
 
-__all__ = ["DataError", "bundled_prompt_sets", "load_prompts", "read_jsonl", "write_jsonl"]
-
-MAX_ERRORS_SHOWN = 20
+__all__ = [
+    "DataError",
+    "bundled_prompt_sets",
+    "jsonl_rows",
+    "load_prompts",
+    "read_jsonl",
+    "read_text",
+    "write_jsonl",
+]
 
 _BUNDLED: Mapping[str, tuple[str, ...]] = {
     "redteam": ("redteam.jsonl",),
@@ -38,43 +42,6 @@ _CATEGORY_VALUES = frozenset(c.value for c in RiskCategory)
 _REQUEST_TYPE_VALUES = frozenset(r.value for r in RequestType)
 _CATEGORIES = ", ".join(c.value for c in RiskCategory)
 _REQUEST_TYPES = ", ".join(r.value for r in RequestType)
-_JSON_SPACE = " \t\r\n"
-
-
-class DataError(ValueError):
-    """A data file could not be read or has invalid rows; ``errors`` has one line per problem."""
-
-    def __init__(self, message: str, errors: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.errors: list[str] = errors if errors is not None else [message]
-
-    @classmethod
-    def collected(cls, name: str, errors: list[str]) -> DataError:
-        shown = errors[:MAX_ERRORS_SHOWN]
-        more = len(errors) - len(shown)
-        lines = shown + ([f"... and {more} more ({len(errors)} errors in all)"] if more else [])
-        noun = "error" if len(errors) == 1 else "errors"
-        return cls(f"{name}: {len(errors)} {noun}:\n  " + "\n  ".join(lines), errors)
-
-
-@dataclass(frozen=True)
-class _Row:
-    """One raw row: where it is (``number`` in ``unit``s) and either its value or why it is unreadable."""
-
-    number: int
-    value: Any = None
-    problem: str | None = None
-
-
-@dataclass(frozen=True)
-class _Source:
-    name: str  # shown in errors: the file path, dataset directory or hub id
-    stem: str  # prefix of generated ids
-    unit: str  # "line" for files, "row" for datasets
-    rows: Iterable[_Row]
-
-    def where(self, number: int) -> str:
-        return f"{self.name}:{number}" if self.unit == "line" else f"{self.name}: row {number}"
 
 
 def bundled_prompt_sets() -> list[str]:
@@ -163,7 +130,7 @@ def write_jsonl(path: str | Path, rows: Iterable[Mapping[str, Any] | BaseModel])
 # -- sources -------------------------------------------------------------------------------------
 
 
-def _resolve(source: str | Path) -> list[_Source]:
+def _resolve(source: str | Path) -> list[Source]:
     if isinstance(source, str) and source in _BUNDLED:
         folder = resources.files("cai.data") / "prompts"
         sources = []
@@ -172,7 +139,7 @@ def _resolve(source: str | Path) -> list[_Source]:
             if not resource.is_file():
                 raise DataError(f"bundled prompt set {source!r} is missing its file {filename}")
             text = resource.read_text(encoding="utf-8")
-            sources.append(_Source(str(resource), Path(filename).stem, "line", jsonl_rows(text)))
+            sources.append(Source(str(resource), Path(filename).stem, "line", jsonl_rows(text)))
         return sources
     path = Path(source)
     if path.is_dir():
@@ -190,97 +157,20 @@ def _resolve(source: str | Path) -> list[_Source]:
     raise DataError(f"{text}: no such file or directory (bundled prompt sets: {bundled})")
 
 
-def _file_source(path: Path) -> _Source:
+def _file_source(path: Path) -> Source:
     name, suffix = str(path), path.suffix.lower()
     if suffix == ".jsonl":
-        return _Source(name, path.stem, "line", jsonl_rows(read_text(path)))
+        return Source(name, path.stem, "line", jsonl_rows(read_text(path)))
     if suffix == ".json":
-        return _Source(name, path.stem, "line", _json_list_rows(read_text(path), name))
+        return Source(name, path.stem, "line", json_list_rows(read_text(path), name))
     if suffix == ".csv":
-        return _Source(name, path.stem, "line", _csv_rows(read_text(path)))
+        return Source(name, path.stem, "line", csv_rows(read_text(path)))
     raise DataError(
         f"{name}: unsupported file type {suffix or '(none)'}; use .jsonl, .json, .csv or a dataset"
     )
 
 
-def read_text(path: str | Path, expected: str = "file") -> str:
-    """A data file's text (a UTF-8 BOM is dropped); ``DataError`` says plainly why it cannot be read."""
-    try:
-        return Path(path).read_text(encoding="utf-8-sig")
-    except FileNotFoundError as exc:
-        raise DataError(f"{path}: no such file") from exc
-    except IsADirectoryError as exc:
-        raise DataError(f"{path}: is a directory, expected a {expected}") from exc
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-
-
-def jsonl_rows(text: str) -> Iterator[_Row]:
-    """Each non-blank line's number and parsed value, or why it is not JSON (``problem``)."""
-    # split on "\n" only: str.splitlines() also breaks at U+2028 etc., which JSON strings may hold raw
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            yield _Row(number, json.loads(line))
-        except json.JSONDecodeError as exc:
-            yield _Row(number, problem=f"invalid JSON: {exc.msg} (column {exc.colno})")
-
-
-def _json_list_rows(text: str, name: str) -> Iterator[_Row]:
-    """Items of a top-level JSON list, each with the line it starts on."""
-    decoder = json.JSONDecoder()
-
-    def skip_space(pos: int) -> int:
-        while pos < len(text) and text[pos] in _JSON_SPACE:
-            pos += 1
-        return pos
-
-    def line_of(pos: int) -> int:
-        return text.count("\n", 0, pos) + 1
-
-    pos = skip_space(0)
-    if pos == len(text):
-        return
-    if text[pos] != "[":
-        raise DataError(f"{name}:{line_of(pos)}: expected a JSON list of objects")
-    pos = skip_space(pos + 1)
-    if text.startswith("]", pos):
-        return
-    while True:
-        try:
-            value, end = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{name}:{exc.lineno}: invalid JSON: {exc.msg} (column {exc.colno})") from exc
-        yield _Row(line_of(pos), value)
-        pos = skip_space(end)
-        if text.startswith(",", pos):
-            pos = skip_space(pos + 1)
-        elif text.startswith("]", pos) and not text[pos + 1 :].strip():
-            return
-        else:
-            raise DataError(f"{name}:{line_of(pos)}: invalid JSON: expected ',' or the closing ']'")
-
-
-def _csv_rows(text: str) -> Iterator[_Row]:
-    """Rows as dicts keyed by the header; ``number`` is the line the row starts on."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header: list[str] | None = None
-    last_line = 0
-    for cells in reader:
-        start, last_line = last_line + 1, reader.line_num
-        if not any(cell.strip() for cell in cells):
-            continue
-        if header is None:
-            header = [cell.strip() for cell in cells]
-            continue
-        if len(cells) > len(header):
-            yield _Row(start, problem=f"row has {len(cells)} fields but the header has {len(header)}")
-            continue
-        yield _Row(start, dict(zip(header, cells, strict=False)))
-
-
-def _disk_dataset(path: Path, split: str | None) -> _Source:
+def _disk_dataset(path: Path, split: str | None) -> Source:
     import datasets  # heavy; only needed for this kind of source
 
     try:
@@ -290,7 +180,7 @@ def _disk_dataset(path: Path, split: str | None) -> _Source:
     return _dataset_source(loaded, str(path), path.name, split)
 
 
-def _hub_dataset(spec: str) -> _Source:
+def _hub_dataset(spec: str) -> Source:
     import datasets
 
     repo, _, split = spec.partition(":")
@@ -304,7 +194,7 @@ def _hub_dataset(spec: str) -> _Source:
     return _dataset_source(loaded, spec, repo.rpartition("/")[2], None)
 
 
-def _dataset_source(loaded: Any, name: str, stem: str, split: str | None) -> _Source:
+def _dataset_source(loaded: Any, name: str, stem: str, split: str | None) -> Source:
     if isinstance(loaded, Mapping):  # a DatasetDict: pick the split
         splits = sorted(loaded)
         if split is None and len(splits) == 1:
@@ -314,7 +204,7 @@ def _dataset_source(loaded: Any, name: str, stem: str, split: str | None) -> _So
         loaded = loaded[split]
     elif split is not None:
         raise DataError(f"{name}: is a single dataset with no splits; drop ':{split}'")
-    return _Source(name, stem, "row", (_Row(i, row) for i, row in enumerate(loaded)))
+    return Source(name, stem, "row", (Row(i, row) for i, row in enumerate(loaded)))
 
 
 # -- rows to records -----------------------------------------------------------------------------
@@ -335,7 +225,7 @@ def _check_defaults(defaults: Mapping[str, str]) -> dict[str, str]:
 
 
 def _read_records(
-    src: _Source,
+    src: Source,
     prompt_field: str,
     id_field: str,
     defaults: Mapping[str, str],

@@ -61,7 +61,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from cai.data.loaders import DataError, _csv_rows, _json_list_rows, _Row, _Source, jsonl_rows, read_text
+from cai.data.rows import DataError, Row, Source, csv_rows, json_list_rows, jsonl_rows, read_text
 from cai.records import PromptRecord, RequestType, RiskCategory
 
 __all__ = [
@@ -524,7 +524,7 @@ def _find_file(spec: BenchmarkSpec, path: Path, split: str | None) -> tuple[Path
     return path, split or named or spec.default_split
 
 
-def _read_file(path: Path) -> tuple[_Source, list[str] | None]:
+def _read_file(path: Path) -> tuple[Source, list[str] | None]:
     """The rows and, for tabular files, the columns (JSON rows are checked one by one)."""
     name, suffix = str(path), path.suffix.lower()
     if suffix == ".csv":
@@ -532,11 +532,11 @@ def _read_file(path: Path) -> tuple[_Source, list[str] | None]:
         header = _csv_header(text)
         if not header:
             raise DataError(f"{name}: the file is empty")
-        return _Source(name, path.stem, "line", _csv_rows(text)), header
+        return Source(name, path.stem, "line", csv_rows(text)), header
     if suffix == ".jsonl":
-        return _Source(name, path.stem, "line", jsonl_rows(read_text(path))), None
+        return Source(name, path.stem, "line", jsonl_rows(read_text(path))), None
     if suffix == ".json":
-        return _Source(name, path.stem, "line", _json_list_rows(read_text(path), name)), None
+        return Source(name, path.stem, "line", json_list_rows(read_text(path), name)), None
     if suffix == ".parquet":
         import pyarrow.parquet as pq  # comes with datasets
 
@@ -544,8 +544,8 @@ def _read_file(path: Path) -> tuple[_Source, list[str] | None]:
             table = pq.read_table(path)
         except Exception as exc:  # pyarrow raises OSError and its own ArrowInvalid
             raise DataError(f"{name}: not a readable parquet file ({exc})") from exc
-        rows = (_Row(i, row) for i, row in enumerate(table.to_pylist()))
-        return _Source(name, path.stem, "row", rows), list(table.column_names)
+        rows = (Row(i, row) for i, row in enumerate(table.to_pylist()))
+        return Source(name, path.stem, "row", rows), list(table.column_names)
     raise DataError(
         f"{name}: unsupported file type {suffix or '(none)'}; use .csv, .json, .jsonl or .parquet"
     )
@@ -558,7 +558,7 @@ def _csv_header(text: str) -> list[str]:
     return []
 
 
-def _hub(spec: BenchmarkSpec, split: str) -> tuple[_Source, list[str], str]:
+def _hub(spec: BenchmarkSpec, split: str) -> tuple[Source, list[str], str]:
     local = f"download {spec.url} and pass path= to the file or its folder"
     if spec.hub is None:
         raise DataError(f"{spec.name}: no Hugging Face hub copy is registered; {local}")
@@ -574,9 +574,9 @@ def _hub(spec: BenchmarkSpec, split: str) -> tuple[_Source, list[str], str]:
             f"{spec.name}: loading {repo} from the Hugging Face hub failed (offline, gated, or moved?): "
             f"{type(exc).__name__}: {exc}. To work offline, {local}"
         ) from exc
-    rows = (_Row(i, row) for i, row in enumerate(loaded))
+    rows = (Row(i, row) for i, row in enumerate(loaded))
     return (
-        _Source(f"{repo}:{hub_split}", repo.rpartition("/")[2], "row", rows),
+        Source(f"{repo}:{hub_split}", repo.rpartition("/")[2], "row", rows),
         list(loaded.column_names),
         split,
     )
@@ -602,7 +602,7 @@ def _column_map(spec: BenchmarkSpec, present: Iterable[str]) -> dict[str, str]:
 
 def _records(
     spec: BenchmarkSpec,
-    src: _Source,
+    src: Source,
     columns: list[str] | None,
     split: str,
     limit: int | None,
