@@ -131,3 +131,11 @@ def test_label_job_with_classifier_judge_asks_no_judge_model(tmp_path: Path) -> 
         chosen = row["chosen"][0]["content"]
         assert chosen == (REFUSAL if row["objective"] == "harmlessness" else HELPFUL), row
     assert {r["objective"] for r in rows} == {"harmlessness", "helpfulness"}
+
+
+def test_a_judge_model_with_the_classifier_method_is_a_clear_error(tmp_path: Path) -> None:
+    job = LabelJob(judge_model="fake", judge=JudgeConfig(method="classifier"), out=str(tmp_path / "r"))
+    model = FakeModel()
+    with pytest.raises(ValueError, match="asks no judge model, but judge_model is 'fake'"):
+        run_label_job(job, progress=False, model=model)
+    assert model.history == [] and not (tmp_path / "r").exists()

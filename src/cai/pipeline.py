@@ -242,7 +242,7 @@ class Pipeline:
             _merge(
                 {
                     "model": self._policy(state),
-                    "judge_model": self.config.judge_model or self.config.model,
+                    "judge_model": self.config.judge_model,
                     "judge": {"method": "auto" if self.config.judge_model else "classifier"},
                     "constitution": self.config.constitution,
                     "prompts": splits["redteam_train"],

@@ -27,7 +27,7 @@ from cai.data import load_prompts, write_jsonl
 from cai.engine import Engine, RunStore
 from cai.feedback.classifier_judge import ClassifierJudge, classifier_identity
 from cai.feedback.dataset import Objective, PreferenceRow, write_preferences
-from cai.feedback.judge import Judge, JudgeConfig, judge_pool, resolve_method
+from cai.feedback.judge import Judge, JudgeConfig, Method, judge_pool, resolve_method
 from cai.feedback.mix import mix_preferences
 from cai.feedback.pairs import PairConfig
 from cai.feedback.pipeline import (
@@ -92,6 +92,14 @@ def _check_sources(job: LabelJob) -> None:
         )
 
 
+def _check_judge(job: LabelJob) -> None:
+    if job.judge.method == "classifier" and job.judge_model is not None:
+        raise ValueError(
+            f"judge method 'classifier' asks no judge model, but judge_model is {job.judge_model!r}: drop "
+            "one of the two"
+        )
+
+
 def _check_margin(job: LabelJob, method: str) -> None:
     low, high = job.judge.cot_clamp
     reach = max(high - 0.5, 0.5 - low)
@@ -123,6 +131,7 @@ def run_label_job(
     """
     started = time.perf_counter()
     _check_sources(job)
+    _check_judge(job)
     out = Path(job.out)
     constitution = load_constitution(job.constitution)
     harmless_pool = judge_pool(constitution, job.judge.harmless_tags)
@@ -138,14 +147,14 @@ def run_label_job(
     )
     policy = model if model is not None else load_model(job.model)
     classifier = job.judge.method == "classifier"
+    method: Method
     if classifier:
-        judge_identity = classifier_identity()
+        judge_identity, method = classifier_identity(), "classifier"
     else:
         if judge_model is None:
             same = job.judge_model is None or job.judge_model == job.model
             judge_model = policy if same else load_model(job.judge_model or job.model)
-        judge_identity = judge_model.identity
-    method = "classifier" if judge_model is None or classifier else resolve_method(job.judge, judge_model)
+        judge_identity, method = judge_model.identity, resolve_method(job.judge, judge_model)
     _check_margin(job, method)
 
     if overwrite and out.exists():
