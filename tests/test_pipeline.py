@@ -31,6 +31,7 @@ def test_whole_loop_on_a_tiny_model_runs_resumes_and_reports(tmp_path: Path, tin
     config = PipelineConfig(
         model=f"hf:{tiny_llama_dir}",
         profile="quick",
+        min_sft_revisions=0,  # a random model writes no verified revisions; still train SFT on the rest
         out=str(tmp_path / "run"),
         cache=str(tmp_path / "calls.sqlite"),
         critique={
@@ -91,3 +92,11 @@ def test_profiles_fill_only_what_the_user_left_unset() -> None:
     section = _section(config, "critique")
     assert section["limit"] == 99
     assert section["helpful_limit"] == PROFILES["quick"]["critique"]["helpful_limit"]
+
+
+def test_sft_is_skipped_when_stage_one_kept_too_few_revisions(tmp_path: Path) -> None:
+    pipeline = Pipeline(PipelineConfig(out=str(tmp_path / "r"), min_sft_revisions=2))
+    few = pipeline._sft({"steps": {"critique": {"sft_rows": 40, "sft_revision_rows": 1}}})
+    assert few["status"] == "skipped" and "kept 1 revisions" in few["why"] and "compliance" in few["why"]
+    none = pipeline._sft({"steps": {"critique": {"sft_rows": 0, "sft_revision_rows": 0}}})
+    assert none == {"status": "skipped", "why": "stage 1 kept no SFT rows"}

@@ -59,11 +59,13 @@ PROFILES: dict[str, dict[str, Any]] = {
         },
         "eval": {"limit": 16, "generation": {"max_new_tokens": 96}},
     },
-    # "full" is sized to finish within an hour on 2 CPU cores (measured step times: README, "Speed")
+    # "full" is sized to finish within an hour on 2 CPU cores (measured step times: README, "Speed").
+    # Red-team stage 1 is the slowest step there (long few-shot critique and revision prompts, ~23 s a
+    # prompt), so it gets fewer prompts than the cheap helpful answers.
     "full": {
-        "critique": {"limit": 64, "helpful_limit": 64, "stage1": {"revisions": 2}},
+        "critique": {"limit": 32, "helpful_limit": 64, "stage1": {"revisions": 2}},
         "sft": {"optim": {"epochs": 2}},
-        "label": {"limit": 64, "helpful_limit": 64},
+        "label": {"limit": 48, "helpful_limit": 48},
         "dpo": {"optim": {"epochs": 1}},
         "eval": {"limit": 60},
     },
@@ -88,6 +90,12 @@ class PipelineConfig(BaseModel):
     cache: str = "auto"
     seed: int = 0
     heldout_fraction: float = Field(0.25, gt=0.0, lt=1.0, description="prompts kept back for evaluation")
+    min_sft_revisions: int = Field(
+        1,
+        ge=0,
+        description="skip SFT when stage 1 kept fewer revisions than this: SFT on helpful answers alone "
+        "teaches compliance (measured on the embedded model: refusal of harmful prompts 45% -> 25%)",
+    )
     critique: dict[str, Any] = Field(default_factory=dict)
     sft: dict[str, Any] = Field(default_factory=dict)
     label: dict[str, Any] = Field(default_factory=dict)
@@ -202,6 +210,7 @@ class Pipeline:
         return {
             "status": "done",
             "sft_rows": result["sft_rows"],
+            "sft_revision_rows": result["sft_revision_rows"],
             "kept": result["kept"],
             "prompts": result["prompts"],
             "helpful_kept": result["helpful_kept"],
@@ -226,8 +235,16 @@ class Pipeline:
         }
 
     def _sft(self, state: dict[str, Any]) -> dict[str, Any]:
-        if not state["steps"]["critique"].get("sft_rows"):
+        critique = state["steps"]["critique"]
+        if not critique.get("sft_rows"):
             return {"status": "skipped", "why": "stage 1 kept no SFT rows"}
+        revisions = critique.get("sft_revision_rows", 0)
+        if revisions < self.config.min_sft_revisions:
+            return {
+                "status": "skipped",
+                "why": f"stage 1 kept {revisions} revisions (min_sft_revisions is "
+                f"{self.config.min_sft_revisions}): SFT on helpful answers alone would teach compliance",
+            }
         return self._train("sft", self.config.model, str(self.out / "critique" / "sft.jsonl"), "sft")
 
     def _policy(self, state: dict[str, Any]) -> str:
