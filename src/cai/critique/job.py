@@ -85,13 +85,11 @@ def run_critique_job(job: CritiqueJob, *, progress: bool = True, overwrite: bool
             "prompts": [job.prompts, job.helpful_prompts],
         }
     )
-    previous = store.get_meta("fingerprint")
-    if previous is not None and previous != fingerprint:
-        raise ValueError(
-            f"{out} holds a stage-1 run with different settings (model, constitution, few-shot or stage1 "
-            "options); pass --overwrite to start over or choose another --out"
-        )
-    store.set_meta("fingerprint", fingerprint)
+    store.claim(
+        fingerprint,
+        f"{out} holds a stage-1 run with different settings (model, constitution, few-shot or stage1 "
+        "options); pass --overwrite to start over or choose another --out",
+    )
     (out / "job.json").write_text(job.model_dump_json(indent=2))
 
     engine = Engine(

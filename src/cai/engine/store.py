@@ -146,3 +146,12 @@ class RunStore(_SQLite):
     def set_meta(self, key: str, value: Any) -> None:
         with self.transaction() as conn:
             conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+
+    def claim(self, fingerprint: str, mismatch: str) -> None:
+        """Mark the run as made with settings ``fingerprint``; a run store made with other settings is
+        closed and ``ValueError(mismatch)`` raised, so rows of two configurations never mix."""
+        previous = self.get_meta("fingerprint")
+        if previous is not None and previous != fingerprint:
+            self.close()
+            raise ValueError(mismatch)
+        self.set_meta("fingerprint", fingerprint)

@@ -173,14 +173,11 @@ def run_label_job(
             "prompts": [job.prompts, job.helpful_prompts],
         }
     )
-    previous = store.get_meta("fingerprint")
-    if previous is not None and previous != fingerprint:
-        store.close()
-        raise ValueError(
-            f"{out} holds a stage-2 run with different settings (models, constitution, pairs, judge, seed "
-            "or prompt sets); pass --overwrite to start over or choose another --out"
-        )
-    store.set_meta("fingerprint", fingerprint)
+    store.claim(
+        fingerprint,
+        f"{out} holds a stage-2 run with different settings (models, constitution, pairs, judge, seed "
+        "or prompt sets); pass --overwrite to start over or choose another --out",
+    )
     (out / "job.json").write_text(job.model_dump_json(indent=2))
 
     engine = Engine(
