@@ -93,9 +93,9 @@ class ClassifierJudge:
         if not pairs:
             return []
         # score each distinct (request, response) once: a response appears in several pairs
+        requests = [_request(pair.prompt) for pair in pairs]
         keys: dict[tuple[str, str], int] = {}
-        for pair in pairs:
-            request = _request(pair.prompt)
+        for pair, request in zip(pairs, requests, strict=True):
             for text in (pair.first, pair.second):
                 keys.setdefault((request, text), len(keys))
         assert self.scorer is not None
@@ -103,8 +103,7 @@ class ClassifierJudge:
         if len(scores) != len(keys):
             raise ValueError(f"classifier scorer returned {len(scores)} scores for {len(keys)} responses")
         labels = []
-        for pair in pairs:
-            request = _request(pair.prompt)
+        for pair, request in zip(pairs, requests, strict=True):
             first, second = (float(scores[keys[(request, t)]]) for t in (pair.first, pair.second))
             p_first = min(max(0.5 + (second - first) / 2, 0.0), 1.0)
             order = OrderVerdict(first_as="A", p_a=p_first, scores={"first": first, "second": second})
