@@ -193,6 +193,12 @@ def test_hf_dataset_errors_name_the_row(tmp_path: Path) -> None:
     ).save_to_disk(str(tmp_path / "dd"))
     with pytest.raises(DataError, match=r"choose a split .* it has: a, b"):
         load_prompts(tmp_path / "dd")
+    with pytest.raises(DataError, match=r"dd:b: row 1: 'prompt' is empty"):
+        load_prompts(f"{tmp_path / 'dd'}:b")
+    datasets.DatasetDict(
+        {"train": datasets.Dataset.from_list(rows[:1]), "test": datasets.Dataset.from_list(rows)}
+    ).save_to_disk(str(tmp_path / "tt"))
+    assert [r.id for r in load_prompts(tmp_path / "tt")] == ["a"]  # "train" when no split is named
     (tmp_path / "plain").mkdir()
     with pytest.raises(DataError, match="not a dataset saved with save_to_disk"):
         load_prompts(tmp_path / "plain")

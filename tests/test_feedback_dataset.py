@@ -131,7 +131,7 @@ def test_user_preference_errors_name_file_line_and_field(tmp_path: Path) -> None
         (6, "'chosen' and 'rejected' are the same text"),
         (7, "'chosen' is empty"),
         (8, "expected an object"),
-        (10, "duplicate id '1' (first on line 9)"),
+        (10, f"duplicate id '1' (first at {name}:9)"),
         (11, "invalid JSON"),
     ]
     assert len(errors) == len(expected)

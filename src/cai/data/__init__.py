@@ -9,9 +9,11 @@ from cai.data.loaders import (
     read_text,
     write_jsonl,
 )
+from cai.data.rows import RowProblems
 
 __all__ = [
     "DataError",
+    "RowProblems",
     "bundled_prompt_sets",
     "jsonl_rows",
     "load_prompts",

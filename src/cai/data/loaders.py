@@ -12,13 +12,24 @@ import os
 import re
 import uuid
 from collections.abc import Iterable, Mapping
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from cai.data.rows import DataError, Row, Source, csv_rows, json_list_rows, jsonl_rows, read_text
+from cai.data.rows import (
+    DataError,
+    RowProblems,
+    Source,
+    csv_rows,
+    dataset_source,
+    disk_dataset,
+    json_list_rows,
+    jsonl_rows,
+    read_text,
+)
 from cai.records import PromptRecord, RequestType, RiskCategory
 
 __all__ = [
@@ -70,34 +81,32 @@ def load_prompts(
     fill = _check_defaults(defaults or {})
     sources = _resolve(source)
     records: list[PromptRecord] = []
-    errors: list[str] = []
-    seen: dict[str, str] = {}
+    problems = RowProblems()
     for src in sources:
-        if _read_records(src, prompt_field, id_field, fill, limit, records, errors, seen) == 0:
+        if _read_records(src, prompt_field, id_field, fill, limit, records, problems) == 0:
             raise DataError(f"{src.name}: no prompts (the file is empty)")
         if limit is not None and len(records) >= limit:
             break
-    if errors:
-        name = sources[0].name if len(sources) == 1 else str(source)
-        raise DataError.collected(name, errors)
+    problems.raise_if_any(sources[0].name if len(sources) == 1 else str(source))
     return records[:limit] if limit is not None else records
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     """Read a JSONL file of objects (blank lines skipped); errors name file:line."""
-    name = str(path)
     rows: list[dict[str, Any]] = []
-    errors: list[str] = []
+    problems = RowProblems()
     for row in jsonl_rows(read_text(path)):
-        if row.problem is not None:
-            errors.append(f"{name}:{row.number}: {row.problem}")
-        elif not isinstance(row.value, dict):
-            errors.append(f"{name}:{row.number}: expected a JSON object, got {type(row.value).__name__}")
-        else:
-            rows.append(row.value)
-    if errors:
-        raise DataError.collected(name, errors)
+        value = problems.convert(f"{path}:{row.number}", row, _json_object)
+        if value is not None:
+            rows.append(value)
+    problems.raise_if_any(str(path))
     return rows
+
+
+def _json_object(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a JSON object, got {type(value).__name__}")
+    return value
 
 
 def write_jsonl(path: str | Path, rows: Iterable[Mapping[str, Any] | BaseModel]) -> int:
@@ -143,14 +152,14 @@ def _resolve(source: str | Path) -> list[Source]:
         return sources
     path = Path(source)
     if path.is_dir():
-        return [_disk_dataset(path, None)]
+        return [disk_dataset(path, None)]
     if path.is_file():
         return [_file_source(path)]
     text = str(source)
     if ":" in text:
         base, _, split = text.rpartition(":")
         if Path(base).is_dir():
-            return [_disk_dataset(Path(base), split)]
+            return [disk_dataset(Path(base), split)]
     if isinstance(source, str) and _HUB_ID.match(text) and path.suffix not in (".jsonl", ".json", ".csv"):
         return [_hub_dataset(text)]
     bundled = ", ".join(bundled_prompt_sets()) or "(none)"
@@ -170,16 +179,6 @@ def _file_source(path: Path) -> Source:
     )
 
 
-def _disk_dataset(path: Path, split: str | None) -> Source:
-    import datasets  # heavy; only needed for this kind of source
-
-    try:
-        loaded = datasets.load_from_disk(str(path))
-    except (FileNotFoundError, ValueError) as exc:
-        raise DataError(f"{path}: not a dataset saved with save_to_disk ({exc})") from exc
-    return _dataset_source(loaded, str(path), path.name, split)
-
-
 def _hub_dataset(spec: str) -> Source:
     import datasets
 
@@ -191,20 +190,7 @@ def _hub_dataset(spec: str) -> Source:
             f"{spec}: not found locally, and loading it from the Hugging Face hub failed (offline, or no "
             f"such dataset or split?): {type(exc).__name__}: {exc}"
         ) from exc
-    return _dataset_source(loaded, spec, repo.rpartition("/")[2], None)
-
-
-def _dataset_source(loaded: Any, name: str, stem: str, split: str | None) -> Source:
-    if isinstance(loaded, Mapping):  # a DatasetDict: pick the split
-        splits = sorted(loaded)
-        if split is None and len(splits) == 1:
-            split = splits[0]
-        if split not in loaded:
-            raise DataError(f"{name}: choose a split with '{name}:SPLIT'; it has: {', '.join(splits)}")
-        loaded = loaded[split]
-    elif split is not None:
-        raise DataError(f"{name}: is a single dataset with no splits; drop ':{split}'")
-    return Source(name, stem, "row", (Row(i, row) for i, row in enumerate(loaded)))
+    return dataset_source(loaded, spec, repo.rpartition("/")[2], None)
 
 
 # -- rows to records -----------------------------------------------------------------------------
@@ -231,32 +217,26 @@ def _read_records(
     defaults: Mapping[str, str],
     limit: int | None,
     records: list[PromptRecord],
-    errors: list[str],
-    seen: dict[str, str],
+    problems: RowProblems,
 ) -> int:
-    """Append ``src``'s records to ``records`` and its problems to ``errors``; return the rows read.
-
-    ``seen`` maps each id to where it was first seen, across sources.
-    """
+    """Append ``src``'s records to ``records`` and its problems (ids checked across sources) to
+    ``problems``; return the rows read."""
     count = 0
     for row in src.rows:
         if limit is not None and len(records) >= limit:
             break
         count += 1
         where = src.where(row.number)
-        if row.problem is not None:
-            errors.append(f"{where}: {row.problem}")
-            continue
-        try:
-            record = _to_record(row.value, f"{src.stem}-{row.number}", prompt_field, id_field, defaults)
-        except ValueError as exc:
-            errors.append(f"{where}: {exc}")
-            continue
-        if record.id in seen:
-            errors.append(f"{where}: duplicate id {record.id!r} (first at {seen[record.id]})")
-            continue
-        seen[record.id] = where
-        records.append(record)
+        convert = partial(
+            _to_record,
+            fallback_id=f"{src.stem}-{row.number}",
+            prompt_field=prompt_field,
+            id_field=id_field,
+            defaults=defaults,
+        )
+        record = problems.convert(where, row, convert)
+        if record is not None and problems.unique(where, record.id):
+            records.append(record)
     return count
 
 

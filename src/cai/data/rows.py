@@ -1,5 +1,6 @@
-"""Reading data files row by row: JSONL, JSON lists and CSV, each row with the line it starts on (or
-the problem that makes it unreadable), and ``DataError``, which reports every problem with its place.
+"""Reading data row by row: JSONL, JSON lists and CSV files and ``datasets`` folders, each row with
+its place (the line it starts on, or its index) or the problem that makes it unreadable; ``RowProblems``
+collects every bad row's problem, and ``DataError`` reports them all with their places.
 
 The prompt loaders (``cai.data.loaders``), the benchmark loaders (``cai.evals.benchmarks``), user
 preference files and training data all read through here.
@@ -10,12 +11,25 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["DataError", "Row", "Source", "csv_rows", "json_list_rows", "jsonl_rows", "read_text"]
+__all__ = [
+    "DataError",
+    "Row",
+    "RowProblems",
+    "Source",
+    "csv_rows",
+    "dataset_source",
+    "disk_dataset",
+    "json_list_rows",
+    "jsonl_rows",
+    "read_text",
+]
+
+T = TypeVar("T")
 
 MAX_ERRORS_SHOWN = 20
 _JSON_SPACE = " \t\r\n"
@@ -55,6 +69,39 @@ class Source:
 
     def where(self, number: int) -> str:
         return f"{self.name}:{number}" if self.unit == "line" else f"{self.name}: row {number}"
+
+
+@dataclass
+class RowProblems:
+    """Each bad row's problem with its place, collected across one or more sources so that a user sees
+    every problem at once (one ``DataError``) instead of fixing a file one error at a time."""
+
+    errors: list[str] = field(default_factory=list)
+    first_seen: dict[str, str] = field(default_factory=dict)
+
+    def convert(self, where: str, row: Row, convert: Callable[[Any], T]) -> T | None:
+        """``convert(row.value)``; None, with the problem recorded, when the row is unreadable or
+        ``convert`` raises ``ValueError``."""
+        if row.problem is not None:
+            self.errors.append(f"{where}: {row.problem}")
+            return None
+        try:
+            return convert(row.value)
+        except ValueError as exc:
+            self.errors.append(f"{where}: {exc}")
+            return None
+
+    def unique(self, where: str, key: str) -> bool:
+        """True the first time ``key`` is seen; later it records a duplicate-id problem and is False."""
+        if key in self.first_seen:
+            self.errors.append(f"{where}: duplicate id {key!r} (first at {self.first_seen[key]})")
+            return False
+        self.first_seen[key] = where
+        return True
+
+    def raise_if_any(self, name: str) -> None:
+        if self.errors:
+            raise DataError.collected(name, self.errors)
 
 
 def read_text(path: str | Path, expected: str = "file") -> str:
@@ -132,3 +179,29 @@ def csv_rows(text: str) -> Iterator[Row]:
             yield Row(start, problem=f"row has {len(cells)} fields but the header has {len(header)}")
             continue
         yield Row(start, dict(zip(header, cells, strict=False)))
+
+
+def disk_dataset(path: Path, split: str | None) -> Source:
+    """The rows of a ``datasets`` folder written by ``save_to_disk`` (see ``dataset_source`` for splits)."""
+    import datasets  # heavy; only needed for this kind of source
+
+    try:
+        loaded = datasets.load_from_disk(str(path))
+    except (FileNotFoundError, ValueError) as exc:
+        raise DataError(f"{path}: not a dataset saved with save_to_disk ({exc})") from exc
+    return dataset_source(loaded, str(path), path.name, split)
+
+
+def dataset_source(loaded: Any, name: str, stem: str, split: str | None) -> Source:
+    """Rows of a ``Dataset``, or of one split of a ``DatasetDict``: ``split``, else ``train``, else its
+    only split. Errors then name the split too (``folder:test: row 3``)."""
+    if isinstance(loaded, Mapping):  # a DatasetDict
+        splits = sorted(loaded)
+        if split is None:
+            split = "train" if "train" in loaded else (splits[0] if len(splits) == 1 else None)
+        if split not in loaded:
+            raise DataError(f"{name}: choose a split with '{name}:SPLIT'; it has: {', '.join(splits)}")
+        loaded, name = loaded[split], f"{name}:{split}"
+    elif split is not None:
+        raise DataError(f"{name}: is a single dataset with no splits; drop ':{split}'")
+    return Source(name, stem, "row", (Row(i, row) for i, row in enumerate(loaded)))

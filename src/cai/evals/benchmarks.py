@@ -57,11 +57,21 @@ import csv
 import io
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from cai.data.rows import DataError, Row, Source, csv_rows, json_list_rows, jsonl_rows, read_text
+from cai.data.rows import (
+    DataError,
+    Row,
+    RowProblems,
+    Source,
+    csv_rows,
+    json_list_rows,
+    jsonl_rows,
+    read_text,
+)
 from cai.records import PromptRecord, RequestType, RiskCategory
 
 __all__ = [
@@ -614,36 +624,25 @@ def _records(
     except ValueError as exc:
         raise DataError(f"{src.name}: {exc}") from None
     records: list[PromptRecord] = []
-    errors: list[str] = []
-    seen: dict[str, str] = {}
+    problems = RowProblems()
     count = 0
+
+    def convert(value: Any, index: int) -> PromptRecord | None:
+        if not isinstance(value, Mapping):
+            raise ValueError(f"expected an object with columns, got {type(value).__name__}")
+        mapping = shared if shared is not None else _column_map(spec, value)
+        values = {column: value.get(actual) for column, actual in mapping.items()}
+        return spec.convert(BenchmarkRow(values, index, split, include_copyright))
+
     for row in src.rows:
         if limit is not None and len(records) >= limit:
             break
         index, count = count, count + 1
         where = src.where(row.number)
-        if row.problem is not None:
-            errors.append(f"{where}: {row.problem}")
-            continue
-        if not isinstance(row.value, Mapping):
-            errors.append(f"{where}: expected an object with columns, got {type(row.value).__name__}")
-            continue
-        try:
-            mapping = shared if shared is not None else _column_map(spec, row.value)
-            values = {column: row.value.get(actual) for column, actual in mapping.items()}
-            record = spec.convert(BenchmarkRow(values, index, split, include_copyright))
-        except ValueError as exc:
-            errors.append(f"{where}: {exc}")
-            continue
-        if record is None:
-            continue
-        if record.id in seen:
-            errors.append(f"{where}: duplicate id {record.id!r} (first at {seen[record.id]})")
-            continue
-        seen[record.id] = where
-        records.append(record)
+        record = problems.convert(where, row, partial(convert, index=index))
+        if record is not None and problems.unique(where, record.id):
+            records.append(record)
     if count == 0:
         raise DataError(f"{src.name}: no rows")
-    if errors:
-        raise DataError.collected(src.name, errors)
+    problems.raise_if_any(src.name)
     return records

@@ -8,10 +8,11 @@ collected with its ``file:line`` and field, then raised as one ``DataError``.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from cai.data import DataError, jsonl_rows, read_text
+from cai.data import DataError, RowProblems, jsonl_rows, read_text
 from cai.feedback.dataset import PreferenceRow
 from cai.feedback.pairs import normalise_whitespace
 from cai.records import Message, assistant, user, validate_conversation
@@ -26,27 +27,14 @@ def load_user_preferences(path: str | Path) -> list[PreferenceRow]:
     name = str(path)
     text = read_text(path, "JSONL file")
     rows: list[PreferenceRow] = []
-    errors: list[str] = []
-    seen: dict[str, int] = {}
+    problems = RowProblems()
     stem = Path(path).stem
     for line in jsonl_rows(text):
-        number, value = line.number, line.value
-        where = f"{name}:{number}"
-        if line.problem is not None:
-            errors.append(f"{where}: {line.problem}")
-            continue
-        try:
-            row = _row(value, f"{stem}-{number}")
-        except ValueError as exc:
-            errors.append(f"{where}: {exc}")
-            continue
-        if row.prompt_id in seen:
-            errors.append(f"{where}: duplicate id {row.prompt_id!r} (first on line {seen[row.prompt_id]})")
-            continue
-        seen[row.prompt_id] = number
-        rows.append(row)
-    if errors:
-        raise DataError.collected(name, errors)
+        where = f"{name}:{line.number}"
+        row = problems.convert(where, line, partial(_row, fallback_id=f"{stem}-{line.number}"))
+        if row is not None and problems.unique(where, row.prompt_id):
+            rows.append(row)
+    problems.raise_if_any(name)
     if not rows:
         raise DataError(f"{name}: no preference rows (the file is empty)")
     return rows

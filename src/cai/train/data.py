@@ -10,12 +10,13 @@ Preference rows keep ``prompt``/``chosen``/``rejected`` message lists. Every oth
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cai.data import DataError, jsonl_rows, read_text
+from cai.data import DataError, RowProblems, jsonl_rows, read_text
+from cai.data.rows import Source, disk_dataset
 from cai.records import Message, validate_conversation
 
 __all__ = [
@@ -99,23 +100,18 @@ def load_examples(kind: str, sources: Sequence[str | Path]) -> list[Example]:
     """Read and validate every row of ``sources``; one ``DataError`` lists each bad row (file:line: field)."""
     convert = sft_example if kind == "sft" else preference_example
     examples: list[Example] = []
-    errors: list[str] = []
+    problems = RowProblems()
     for source in sources:
+        src = _source(source)
         count = 0
-        for where, row, problem in _rows(source):
+        for row in src.rows:
             count += 1
-            if problem is not None:
-                errors.append(f"{where}: {problem}")
-                continue
-            try:
-                examples.append(convert(row))
-            except ValueError as exc:
-                errors.append(f"{where}: {exc}")
+            example = problems.convert(src.where(row.number), row, convert)
+            if example is not None:
+                examples.append(example)
         if count == 0:
             raise DataError(f"{source}: no rows")
-    if errors:
-        name = str(sources[0]) if len(sources) == 1 else ", ".join(map(str, sources))
-        raise DataError.collected(name, errors)
+    problems.raise_if_any(str(sources[0]) if len(sources) == 1 else ", ".join(map(str, sources)))
     return examples
 
 
@@ -174,44 +170,15 @@ def _columns(row: dict[str, Any]) -> str:
     return ", ".join(map(str, row)) or "(none)"
 
 
-def _rows(source: str | Path) -> Iterator[tuple[str, Any, str | None]]:
-    """(where, row, problem): JSONL files give ``file:line``, save_to_disk folders ``folder: row N``."""
+def _source(source: str | Path) -> Source:
+    """A JSONL file (errors name ``file:line``) or a save_to_disk folder (``folder[:split]: row N``)."""
     text = str(source)
     path = Path(source)
     if path.is_dir():
-        yield from _dataset_rows(path, None)
-        return
+        return disk_dataset(path, None)
     if path.is_file():
-        yield from _jsonl_rows(path)
-        return
+        return Source(text, path.stem, "line", jsonl_rows(read_text(path, "JSONL file")))
     base, sep, split = text.rpartition(":")
     if sep and Path(base).is_dir():
-        yield from _dataset_rows(Path(base), split)
-        return
+        return disk_dataset(Path(base), split)
     raise DataError(f"{text}: no such file or directory (expected a JSONL file or a datasets folder)")
-
-
-def _jsonl_rows(path: Path) -> Iterator[tuple[str, Any, str | None]]:
-    for row in jsonl_rows(read_text(path, "JSONL file")):
-        yield f"{path}:{row.number}", row.value, row.problem
-
-
-def _dataset_rows(path: Path, split: str | None) -> Iterator[tuple[str, Any, str | None]]:
-    import datasets
-
-    try:
-        loaded = datasets.load_from_disk(str(path))
-    except (FileNotFoundError, ValueError) as exc:
-        raise DataError(f"{path}: not a dataset saved with save_to_disk ({exc})") from exc
-    name = str(path)
-    if isinstance(loaded, datasets.DatasetDict):
-        splits = sorted(loaded)
-        if split is None:
-            split = "train" if "train" in loaded else (splits[0] if len(splits) == 1 else None)
-        if split not in loaded:
-            raise DataError(f"{name}: choose a split with '{name}:SPLIT'; it has: {', '.join(splits)}")
-        loaded, name = loaded[split], f"{name}:{split}"
-    elif split is not None:
-        raise DataError(f"{name}: is a single dataset with no splits; drop ':{split}'")
-    for index, row in enumerate(loaded):
-        yield f"{name}: row {index}", row, None
