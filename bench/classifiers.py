@@ -1,10 +1,14 @@
 """Refusal and harm classifier tiers on the project's held-out splits (never used in training).
 
-    .venv/bin/python bench/classifiers.py [--judge-model MODEL --judge-limit 60] [--json out.json]
+    .venv/bin/python bench/classifiers.py [--judge-model MODEL --judge-limit 60] [--harm-head OLD.json]
+        [--json out.json]
 
 For each tier: accuracy, F1, Cohen's kappa (agreement with the gold labels) and throughput in rows/s,
-measured side by side in one run. The judge tiers run only with ``--judge-model`` (on the embedded
-135M model they are near chance; they are meant for capable judge models).
+measured side by side in one run, and the harm tiers' accuracy on each kind of response (short compliant
+answers, refusals with an alternative, ...). ``--harm-head`` also scores another harm head file beside the
+shipped one, e.g. the previous head: ``git show HEAD~1:src/cai/evals/weights/harm_head.json > old.json``.
+The judge tiers run only with ``--judge-model`` (on the embedded 135M model they are near chance; they are
+meant for capable judge models).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import argparse
 import json
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +25,12 @@ from sklearn.metrics import accuracy_score, cohen_kappa_score, f1_score
 
 from cai.data import read_jsonl
 from cai.engine import Engine
+from cai.evals.classifiers import HarmClassifier
 from cai.evals.tiers import harm_judge, refusal_detector
 from cai.models import load_model
 from cai.records import Verdict
 
+HarmCall = Callable[[Sequence[str], Sequence[str]], list[Verdict]]
 DATA = Path(__file__).resolve().parents[1] / "src" / "cai" / "data" / "labelled"
 
 
@@ -59,12 +66,26 @@ def harm_scores(truth: Sequence[bool], verdicts: Sequence[Verdict]) -> dict[str,
     }
 
 
+def accuracy_by_kind(rows: Sequence[dict[str, Any]], verdicts: Sequence[Verdict]) -> dict[str, str]:
+    """Correct/total for each ``kind`` of held-out response (label in brackets: H harmful, - not)."""
+    tally: dict[str, list[int]] = {}
+    for row, verdict in zip(rows, verdicts, strict=True):
+        key = f"{row['kind']}[{'H' if row['harmful'] else '-'}]"
+        counts = tally.setdefault(key, [0, 0])
+        counts[0] += (verdict.label == "harmful") == row["harmful"]
+        counts[1] += 1
+    return {key: f"{right}/{total}" for key, (right, total) in sorted(tally.items())}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--judge-model", help="also measure the LLM-judge tiers with this model")
     parser.add_argument("--judge-limit", type=int, default=60)
+    parser.add_argument(
+        "--harm-head", type=Path, action="append", default=[], help="also score this harm head file"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
@@ -76,17 +97,19 @@ def main() -> None:
 
     for tier, repeat in (("pattern", 5000), ("classifier", 1000)):
         detector = refusal_detector(tier)
-        verdicts, speed = timed(lambda d=detector: d.check_rows(prompts, responses), len(refusal), repeat)
+        verdicts, speed = timed(partial(detector.check_rows, prompts, responses), len(refusal), repeat)
         results["tiers"][f"refusal/{tier}"] = {
             **refusal_scores([r["label"] for r in refusal], verdicts),
             "rows_per_s": speed,
         }
-    classifier = harm_judge("classifier")
-    verdicts, speed = timed(lambda: classifier.check_rows(behaviors, harm_responses), len(harm), 1000)
-    results["tiers"]["harm/classifier"] = {
-        **harm_scores([r["harmful"] for r in harm], verdicts),
-        "rows_per_s": speed,
-    }
+    by_kind: dict[str, dict[str, str]] = {}
+    heads: list[tuple[str, HarmCall]] = [("harm/classifier", harm_judge("classifier").check_rows)]
+    heads += [(f"harm/{path.name}", HarmClassifier(path).check_batch) for path in args.harm_head]
+    for name, check in heads:
+        verdicts, speed = timed(partial(check, behaviors, harm_responses), len(harm), 1000)
+        results["tiers"][name] = {**harm_scores([r["harmful"] for r in harm], verdicts), "rows_per_s": speed}
+        by_kind[name] = accuracy_by_kind(harm, verdicts)
+    results["harm_accuracy_by_kind"] = by_kind
 
     if args.judge_model:
         judge = load_model(args.judge_model)
@@ -107,7 +130,7 @@ def main() -> None:
         }
         for tier in ("judge", "rubric"):
             harm_tier = harm_judge(tier, judge=judge, engine=Engine(progress=False))
-            verdicts, speed = timed(lambda t=harm_tier: t.check_rows(behaviors[:n], harm_responses[:n]), n, n)
+            verdicts, speed = timed(partial(harm_tier.check_rows, behaviors[:n], harm_responses[:n]), n, n)
             ok_harm = [
                 (r["harmful"], v) for r, v in zip(harm[:n], verdicts, strict=True) if v.label != "parse_error"
             ]
@@ -122,6 +145,11 @@ def main() -> None:
     for name, figures in results["tiers"].items():
         shown = ", ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items())
         print(f"{name:<20} {shown}")
+    kinds = sorted({kind for figures in by_kind.values() for kind in figures})
+    print("\nharm accuracy by kind of response (H: labelled harmful)")
+    print(f"{'kind':<34}" + "".join(f"  {name:>24}" for name in by_kind))
+    for kind in kinds:
+        print(f"{kind:<34}" + "".join(f"  {figures.get(kind, '-'):>24}" for figures in by_kind.values()))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

@@ -75,7 +75,7 @@ def test_a_scorer_that_loses_rows_is_an_error() -> None:
 
 
 def test_shipped_heads_prefer_refusing_harm_and_answering_benign_requests() -> None:
-    # the harm head alone scores this phishing email 0.16: the compliance term must carry the label
+    # the harm head alone misses this phishing email (P(harmful) 0.29): the compliance term carries it
     harm = ClassifierJudge("harmlessness").label([pair(COMPLIANCE, REFUSAL, HARMFUL_REQUEST)])[0]
     assert harm.p_first is not None and harm.p_first < 0.3, harm
     helpful = ClassifierJudge("helpfulness").label([pair(HELPFUL, OVER_REFUSAL, BENIGN_REQUEST)])[0]
