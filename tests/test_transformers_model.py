@@ -47,6 +47,37 @@ def test_token_counting_context_and_identity(tiny_llama_dir: Path) -> None:
     )
 
 
+def test_identity_follows_weight_content_not_names_and_sizes(tiny_llama_dir: Path, tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    def copy(name: str, flip_byte: bool = False, args_bytes: int = 10) -> Path:
+        folder = tmp_path / name / "adapter"  # same folder name, like two runs' adapters
+        shutil.copytree(tiny_llama_dir, folder)
+        (folder / "training_args.bin").write_bytes(b"x" * args_bytes)  # not weights: ignored
+        if flip_byte:
+            weights = folder / "model.safetensors"
+            data = bytearray(weights.read_bytes())
+            data[-1] ^= 0xFF  # same size, different last weight
+            weights.write_bytes(bytes(data))
+        return folder
+
+    same, also_same, retrained = copy("a"), copy("b", args_bytes=99), copy("c", flip_byte=True)
+    identity = TransformersChatModel(same).identity
+    assert TransformersChatModel(also_same).identity == identity
+    assert TransformersChatModel(retrained).identity != identity
+
+    # an adapter is identified by its local base's content too, even when the base path stays the same
+    adapter = tmp_path / "lora"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": str(same)}))
+    (adapter / "adapter_model.safetensors").write_bytes(b"lora")
+    before = TransformersChatModel(adapter).identity
+    shutil.rmtree(same)
+    shutil.copytree(retrained, same)
+    assert TransformersChatModel(adapter).identity != before
+
+
 def test_engine_skips_prompts_longer_than_the_context(tiny_llama_dir: Path) -> None:
     model = TransformersChatModel(tiny_llama_dir)
     out = Engine(progress=False).generate(model, [[user("word " * 600)], [user("hi")]], PARAMS)
