@@ -25,9 +25,9 @@ from cai.data.rows import (
     Source,
     csv_rows,
     dataset_source,
-    disk_dataset,
     json_list_rows,
     jsonl_rows,
+    local_source,
     read_text,
 )
 from cai.records import PromptRecord, RequestType, RiskCategory
@@ -150,16 +150,10 @@ def _resolve(source: str | Path) -> list[Source]:
             text = resource.read_text(encoding="utf-8")
             sources.append(Source(str(resource), Path(filename).stem, "line", jsonl_rows(text)))
         return sources
-    path = Path(source)
-    if path.is_dir():
-        return [disk_dataset(path, None)]
-    if path.is_file():
-        return [_file_source(path)]
-    text = str(source)
-    if ":" in text:
-        base, _, split = text.rpartition(":")
-        if Path(base).is_dir():
-            return [disk_dataset(Path(base), split)]
+    local = local_source(source, _file_source)
+    if local is not None:
+        return [local]
+    path, text = Path(source), str(source)
     if isinstance(source, str) and _HUB_ID.match(text) and path.suffix not in (".jsonl", ".json", ".csv"):
         return [_hub_dataset(text)]
     bundled = ", ".join(bundled_prompt_sets()) or "(none)"

@@ -26,6 +26,7 @@ __all__ = [
     "disk_dataset",
     "json_list_rows",
     "jsonl_rows",
+    "local_source",
     "read_text",
 ]
 
@@ -179,6 +180,20 @@ def csv_rows(text: str) -> Iterator[Row]:
             yield Row(start, problem=f"row has {len(cells)} fields but the header has {len(header)}")
             continue
         yield Row(start, dict(zip(header, cells, strict=False)))
+
+
+def local_source(source: str | Path, file_source: Callable[[Path], Source]) -> Source | None:
+    """A local file (read by ``file_source``), a ``save_to_disk`` folder, or ``folder:split``; None when
+    ``source`` names nothing on disk (the caller says what else it accepts)."""
+    path = Path(source)
+    if path.is_dir():
+        return disk_dataset(path, None)
+    if path.is_file():
+        return file_source(path)
+    base, sep, split = str(source).rpartition(":")
+    if sep and Path(base).is_dir():
+        return disk_dataset(Path(base), split)
+    return None
 
 
 def disk_dataset(path: Path, split: str | None) -> Source:

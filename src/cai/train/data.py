@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cai.data import DataError, RowProblems, jsonl_rows, read_text
-from cai.data.rows import Source, disk_dataset
+from cai.data.rows import Source, local_source
 from cai.records import Message, validate_conversation
 
 __all__ = [
@@ -172,13 +172,11 @@ def _columns(row: dict[str, Any]) -> str:
 
 def _source(source: str | Path) -> Source:
     """A JSONL file (errors name ``file:line``) or a save_to_disk folder (``folder[:split]: row N``)."""
-    text = str(source)
-    path = Path(source)
-    if path.is_dir():
-        return disk_dataset(path, None)
-    if path.is_file():
-        return Source(text, path.stem, "line", jsonl_rows(read_text(path, "JSONL file")))
-    base, sep, split = text.rpartition(":")
-    if sep and Path(base).is_dir():
-        return disk_dataset(Path(base), split)
-    raise DataError(f"{text}: no such file or directory (expected a JSONL file or a datasets folder)")
+    local = local_source(source, _jsonl_source)
+    if local is None:
+        raise DataError(f"{source}: no such file or directory (expected a JSONL file or a datasets folder)")
+    return local
+
+
+def _jsonl_source(path: Path) -> Source:
+    return Source(str(path), path.stem, "line", jsonl_rows(read_text(path, "JSONL file")))
